@@ -1,0 +1,27 @@
+# Copyright 2026 crm_mollie contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Mollie for CRM and Invoicing",
+    "summary": "Mollie payment requests, sync and insight for invoices and customers.",
+    "version": "19.0.1.0.0",
+    "category": "Accounting/Payment Providers",
+    "license": "LGPL-3",
+    "author": "crm_mollie contributors",
+    "website": "https://github.com/crm-mollie/crm_mollie",
+    "maintainers": ["crm-mollie"],
+    "development_status": "Alpha",
+    "depends": [
+        # Odoo's own Mollie checkout: we share its credential, never duplicate it.
+        "payment_mollie",
+        # Invoices, online payments on invoices and the Invoicing settings app.
+        "account_payment",
+    ],
+    "external_dependencies": {"python": ["mollie-api-python"]},
+    "data": [
+        # Groups before the access rights that name them.
+        "security/crm_mollie_security.xml",
+        "security/ir.model.access.csv",
+        "views/res_config_settings_views.xml",
+    ],
+    "installable": True,
+}

@@ -1,0 +1,4 @@
+# Copyright 2026 crm_mollie contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from . import res_company
+from . import res_config_settings
