@@ -70,6 +70,15 @@ find_odoo() {
 
 # --- Python environment ---------------------------------------------------
 
+# pip, quiet, without this machine's notes about its missing local indexes.
+pip_install() {
+    local venv=$1 out status=0
+    shift
+    out=$("$venv/bin/pip" install --quiet "$@" 2>&1) || status=$?
+    printf '%s\n' "$out" | grep -v "is ignored: it is neither a file" >&2 || true
+    return "$status"
+}
+
 python_bin() {
     for py in python3.11 python3; do
         if command -v "$py" >/dev/null \
@@ -102,9 +111,9 @@ ensure_venv() {
         log "Building the virtualenv $VENV (first run only) ..."
         rm -rf "$VENV"
         "$py" -m venv "$VENV"
-        "$VENV/bin/pip" install --quiet --upgrade pip wheel setuptools
+        pip_install "$VENV" --upgrade pip wheel setuptools
         odoo_requirements >"$VENV/odoo-requirements.txt"
-        "$VENV/bin/pip" install --quiet -r "$VENV/odoo-requirements.txt" \
+        pip_install "$VENV" -r "$VENV/odoo-requirements.txt" \
             -r "$REPO_ROOT/requirements-dev.txt"
         touch "$VENV/.complete"
     fi
@@ -114,6 +123,23 @@ ensure_venv() {
     echo "$ODOO_SRC" >"$site/odoo-src.pth"
     PYTHON="$VENV/bin/python"
     export PATH="$VENV/bin:$PATH"
+}
+
+# The linters live apart from Odoo's pins (see requirements-lint.txt).
+ensure_lint_venv() {
+    local py stamp
+    py=$(python_bin)
+    stamp=$({ cat "$REPO_ROOT/requirements-lint.txt"; "$py" --version; } \
+        | sha1sum | cut -c1-12)
+    LINT_VENV="$STATE_DIR/lint-venv-$stamp"
+    if [ ! -f "$LINT_VENV/.complete" ]; then
+        log "Building the linters' virtualenv $LINT_VENV (first run only) ..."
+        rm -rf "$LINT_VENV"
+        "$py" -m venv "$LINT_VENV"
+        pip_install "$LINT_VENV" --upgrade pip
+        pip_install "$LINT_VENV" -r "$REPO_ROOT/requirements-lint.txt"
+        touch "$LINT_VENV/.complete"
+    fi
 }
 
 # --- PostgreSQL -----------------------------------------------------------
@@ -187,6 +213,7 @@ bootstrap() {
     find_odoo
     log "Odoo source: $ODOO_SRC"
     ensure_venv
+    ensure_lint_venv
     ensure_postgres
     write_odoo_conf
 }
