@@ -2,6 +2,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import test_install
 from . import test_mollie_client
-from . import test_mollie_simulator
 from . import test_security
 from . import test_settings

@@ -2,11 +2,16 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import re
 
+import polib
+
 from odoo.tests import TransactionCase, tagged
 from odoo.tools.misc import file_path
-from odoo.tools.translate import PoFileReader, TranslationModuleReader
+from odoo.tools.translate import TranslationModuleReader
 
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%s")
+# Terms spelled the same in Dutch. oca-checks-po empties a translation equal
+# to its source, so these stay without msgstr on purpose.
+SAME_IN_DUTCH = {"ID", "Live", "Mollie", "Test", "access_...", "live_...", "test_..."}
 
 
 @tagged("post_install", "-at_install")
@@ -15,8 +20,7 @@ class TestTranslations(TransactionCase):
 
     def _read_po(self, filename):
         path = file_path(f"crm_mollie/i18n/{filename}")
-        with open(path, "rb") as po:
-            return {entry["src"]: entry["value"] for entry in PoFileReader(po)}
+        return {entry.msgid: entry.msgstr for entry in polib.pofile(path)}
 
     def test_template_lists_exactly_the_terms_of_the_code_and_views(self):
         extracted = {
@@ -30,7 +34,9 @@ class TestTranslations(TransactionCase):
     def test_every_term_has_a_dutch_translation_with_the_same_placeholders(self):
         template = self._read_po("crm_mollie.pot")
         dutch = self._read_po("nl.po")
-        untranslated = [src for src in template if not dutch.get(src)]
+        untranslated = [
+            src for src in template if not dutch.get(src) and src not in SAME_IN_DUTCH
+        ]
         self.assertFalse(untranslated, "terms without Dutch translation")
         for src, value in dutch.items():
             self.assertEqual(

@@ -1,5 +1,6 @@
 # Copyright 2026 crm_mollie contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
 from unittest.mock import patch
 
 from odoo.tests import tagged
@@ -146,7 +147,9 @@ class TestMollieClient(CrmMollieCommon):
             "payments", PAYMENT, key, reference="INV/1"
         )
         self.simulator.set_payment_status(payment.id, "paid", method="ideal")
-        with self.assertLogs(mollie_client._logger.name, level="INFO") as logs:
+        # level as a number: Odoo renames its level 25 "INFO", so the name would
+        # silently mean 25 and miss every info record.
+        with self.assertLogs(mollie_client._logger.name, level=logging.INFO) as logs:
             paid = self._client().fetch_object("payments", payment.id)
         output = "\n".join(logs.output)
         consumer = paid.details["consumerName"]

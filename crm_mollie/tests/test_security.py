@@ -82,12 +82,13 @@ class TestKeysStayWithAdministrators(CrmMollieCommon):
         settings = self.env["res.config.settings"].with_user(self.accountant)
         with self.assertRaises(AccessError):
             settings.create({}).read(["mollie_test_api_key"])
-        # ... and through a related path from a record the accountant can read.
+        # ... and through a path from a record the accountant can read, the way
+        # the web client asks for related records.
         partners = self.env["res.partner"].with_user(self.accountant)
         with self.assertRaises(AccessError):
-            partners.search_read(
+            partners.web_search_read(
                 [("id", "=", self.company.partner_id.id)],
-                ["company_id.mollie_live_api_key"],
+                {"company_id": {"fields": {"mollie_live_api_key": {}}}},
             )
         # ... and the native checkout's own copy of the key.
         providers = self.env["payment.provider"].with_user(self.accountant)

@@ -74,7 +74,8 @@ def _build_sdk_client(env, credential, endpoint, user_agent, testmode):
             kind="configuration",
         ) from None
     for name, version in user_agent.items():
-        client.set_user_agent_component(name, version)
+        # sanitize=False keeps our CamelCase names (the SDK would lower them).
+        client.set_user_agent_component(name, version, sanitize=False)
     # The SDK exposes neither response headers (Retry-After) nor timings. It
     # creates its session lazily unless one exists, so we hand it ours, whose
     # response hook feeds the request log and the retry logic.
