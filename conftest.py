@@ -44,9 +44,11 @@ def pytest_sessionfinish(session, exitstatus):
     stream.seek(0)
     text = stream.read()
     stream.close()
+    from odoo.addons.crm_mollie.tests import test_mollie_simulator as sim_tests
     from odoo.addons.crm_mollie.tests.common import ALL_SECRETS
 
-    leaks = [secret[:9] + "..." for secret in ALL_SECRETS if secret in text]
+    secrets = (*ALL_SECRETS, sim_tests.TEST_KEY, sim_tests.LIVE_KEY, sim_tests.TOKEN)
+    leaks = [secret[:9] + "..." for secret in secrets if secret in text]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     lines = text.count("\n")
     if leaks:
@@ -58,7 +60,7 @@ def pytest_sessionfinish(session, exitstatus):
     else:
         message = (
             f"log secret check: {lines} log lines scanned for "
-            f"{len(ALL_SECRETS)} secrets, none found ({stream.name})"
+            f"{len(secrets)} secrets, none found ({stream.name})"
         )
     if reporter:
         reporter.write_line(message)

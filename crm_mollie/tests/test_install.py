@@ -32,7 +32,7 @@ class TestInstall(BaseCase):
         command = [
             sys.executable,
             str(odoo_bin),
-            f"--config={config.rcfile}",
+            f"--config={config['config']}",
             f"--database={dbname}",
             "--init=crm_mollie",
             "--stop-after-init",
