@@ -15,13 +15,19 @@
         "payment_mollie",
         # Invoices, online payments on invoices and the Invoicing settings app.
         "account_payment",
+        # Activities and chatter on Mollie records.
+        "mail",
     ],
     "external_dependencies": {"python": ["mollie-api-python"]},
     "data": [
         # Groups before the access rights that name them.
         "security/crm_mollie_security.xml",
         "security/ir.model.access.csv",
+        "security/ir_rules.xml",
+        # Crons name models, so they load after the models' access rights.
+        "data/ir_cron_data.xml",
         "views/res_config_settings_views.xml",
+        "views/mollie_payment_views.xml",
     ],
     "installable": True,
 }

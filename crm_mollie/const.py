@@ -70,3 +70,75 @@ SECRET_PATTERN = r"\b(?:live|test|access)_[A-Za-z0-9]{6,}"
 
 # Response bodies are logged at info, cut to this many characters.
 LOG_BODY_LIMIT = 2000
+
+# === WEBHOOKS === #
+
+# Ids the classic webhook accepts, checked before anything else: a payment id
+# is "tr_" and alphanumerics. Anything else is acknowledged and dropped.
+# See https://docs.mollie.com/reference/webhooks. Last checked: 2026-12-03.
+WEBHOOK_ID_PATTERN = r"^tr_[A-Za-z0-9]{5,64}$"
+# Ids a signed (next-gen) event may name.
+EVENT_ENTITY_PATTERN = r"^(tr|re|chb|pl)_[A-Za-z0-9]{5,64}$"
+
+# Classic webhook bodies are ~20 bytes, signed events a few kB.
+WEBHOOK_MAX_BODY = 64 * 1024
+
+# Scope of the signed token in every webhookUrl we give Mollie. Mollie
+# retries a webhook for 26 hours, so a token must live at least 27.
+WEBHOOK_TOKEN_SCOPE = "crm_mollie.webhook"
+WEBHOOK_TOKEN_MIN_HOURS = 27
+
+# Header of Mollie's signed (next-gen) webhook events: "sha256=<hex HMAC>".
+# See https://docs.mollie.com/reference/webhooks-best-practices.
+# Last checked: 2026-12-03.
+SIGNATURE_HEADER = "X-Mollie-Signature"
+
+# === PROCESSING === #
+
+EVENT_BATCH_SIZE = 500  # events per cron run at most
+EVENT_RETRY_FIRST_DELAY = 60  # seconds; Mollie itself retries after 1 minute
+EVENT_RETRY_MAX_DELAY = 30 * 60  # seconds
+NOT_FOUND_MAX_ATTEMPTS = 3  # a 404 this many times in a row: ignored
+
+# Alerts to Mollie administrators.
+ALERT_PENDING_AGE = 30 * 60  # seconds an event may wait
+ALERT_CONSECUTIVE_FAILURES = 5  # failed API calls in a row, per company
+ALERT_SUMMARY = "Mollie sync needs attention"
+ALERT_MAX_RECIPIENTS = 5
+
+# Failed attempts on one invoice before its salesperson gets an activity
+# (system parameter crm_mollie.failure_activity_threshold overrides it).
+FAILURE_ACTIVITY_THRESHOLD = 3
+
+# === PAYMENT STATUSES === #
+
+# Payment statuses and their order: a status never goes back to a lower rank.
+# paid, failed, expired and canceled are final, but a payment Odoo considered
+# expired may still turn paid (a late bank transfer): money is never ignored.
+# See https://docs.mollie.com/payments/status-changes. Last checked: 2026-12-03.
+PAYMENT_STATUS_RANK = {
+    "open": 0,
+    "pending": 1,
+    "authorized": 2,
+    "paid": 3,
+    "failed": 3,
+    "expired": 3,
+    "canceled": 3,
+}
+PAYMENT_FAILED_STATUSES = ("failed", "expired", "canceled")
+PAYMENT_FINAL_STATUSES = ("paid", *PAYMENT_FAILED_STATUSES)
+
+# Refund statuses; money has left the balance from "processing" on.
+# See https://docs.mollie.com/reference/refunds-api. Last checked: 2026-12-03.
+REFUND_BOOKED_STATUSES = ("processing", "refunded")
+REFUND_VOID_STATUSES = ("failed", "canceled")
+
+# === RECONCILIATION === #
+
+# Open payments are re-polled until final or this old (bank transfers stay
+# open 12 days, plus 2 for the money to arrive).
+RECONCILE_MAX_AGE_DAYS = 14
+# The list walk re-reads this much before the previous run's start.
+RECONCILE_OVERLAP_SECONDS = 60 * 60
+LIST_PAGE_SIZE = 250  # Mollie's maximum
+RECONCILE_MAX_PAGES = 40  # per list and run: 10,000 objects

@@ -1,3 +1,3 @@
 # Copyright 2026 crm_mollie contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-# HTTP routes Mollie calls back (webhooks) live here; see readme/ROADMAP.md.
+from . import main

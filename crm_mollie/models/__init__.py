@@ -2,3 +2,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import res_company
 from . import res_config_settings
+from . import res_partner
+from . import account_move
+from . import mollie_event
+from . import mollie_payment
+from . import mollie_refund
+from . import mollie_chargeback
+from . import mollie_reconciliation

@@ -1,7 +1,10 @@
 # Copyright 2026 crm_mollie contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import timedelta
+
 from odoo import api, fields, models, release
 from odoo.exceptions import ValidationError
+from odoo.tools import hash_sign
 
 from odoo.addons.payment.logging import get_payment_logger
 
@@ -42,6 +45,30 @@ class ResCompany(models.Model):
         "and settlements.read permissions, needed to import balances and "
         "settlements.",
         **_SECRET,
+    )
+    mollie_webhook_signing_secrets = fields.Text(
+        string="Mollie Webhook Signing Secrets",
+        help="Signing secrets of Mollie's signed webhook events, one per line. "
+        "Keep the old secret on a second line while Mollie rotates it.",
+        **_SECRET,
+    )
+    mollie_journal_id = fields.Many2one(
+        comodel_name="account.journal",
+        string="Mollie Journal",
+        domain="[('type', '=', 'bank'), ('company_id', '=', id)]",
+        help="Journal of the payments, refunds and chargebacks booked from "
+        "Mollie. Created on first use when empty.",
+    )
+    mollie_api_failure_count = fields.Integer(
+        string="Consecutive Mollie API failures",
+        readonly=True,
+        copy=False,
+    )
+    mollie_reconciled_until = fields.Datetime(
+        string="Mollie lists read until",
+        readonly=True,
+        copy=False,
+        help="Start of the last successful reconciliation walk of Mollie's lists.",
     )
     mollie_webhook_base_url = fields.Char(
         string="Mollie Callback URL",
@@ -175,6 +202,69 @@ class ResCompany(models.Model):
             self.env, secret, self._mollie_get_api_endpoint(), user_agent, testmode
         )
         return MollieClient(self.env, sdk, label=f"company {self.id}")
+
+    def _mollie_webhook_url(self, valid_for=None):
+        """The signed ``webhookUrl`` to give Mollie for this company.
+
+        The token names the company (whose key fetches the object) and
+        expires, at least 27 hours after Mollie's last possible call: Mollie
+        retries a webhook for 26 hours.
+
+        :param datetime.timedelta valid_for: How long the object may keep
+            calling (a payment link's lifetime); at least 27 hours.
+        """
+        self.ensure_one()
+        validity = max(
+            valid_for or timedelta(0), timedelta(hours=const.WEBHOOK_TOKEN_MIN_HOURS)
+        )
+        token = hash_sign(
+            self.env(su=True),
+            const.WEBHOOK_TOKEN_SCOPE,
+            {"c": self.id},
+            expiration=validity,
+        )
+        return f"{self._mollie_get_webhook_base_url()}/crm_mollie/webhook?token={token}"
+
+    def _mollie_get_journal(self):
+        """The company's Mollie journal, created as a bank journal if missing."""
+        self.ensure_one()
+        company = self.sudo()
+        if company.mollie_journal_id:
+            return company.mollie_journal_id
+        journal = (
+            self.env["account.journal"]
+            .sudo()
+            .search([("company_id", "=", self.id), ("code", "=", "MOLL")], limit=1)
+        )
+        if not journal:
+            journal = (
+                self.env["account.journal"]
+                .sudo()
+                .with_company(self)
+                .create(
+                    {
+                        "name": "Mollie",
+                        "code": "MOLL",
+                        "type": "bank",
+                        "company_id": self.id,
+                    }
+                )
+            )
+        company.mollie_journal_id = journal
+        return journal
+
+    def _mollie_note_api_success(self):
+        if self.mollie_api_failure_count:
+            self.mollie_api_failure_count = 0
+
+    def _mollie_note_api_failure(self):
+        self.mollie_api_failure_count += 1
+
+    def _mollie_webhook_secrets(self):
+        """The signing secrets of signed events, current first."""
+        self.ensure_one()
+        text = self.sudo().mollie_webhook_signing_secrets or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
 
     def _mollie_test_connection(self):
         """Call Mollie with the company's credentials and describe the outcome.

@@ -234,6 +234,66 @@ class MollieClient:
             reference=reference or resource_id,
         )
 
+    def fetch_json(self, path, reference="", **params):
+        """GET one API path and return Mollie's JSON as a plain dict.
+
+        :param str path: Path below ``/v2/`` built from validated ids only.
+        """
+        return self.call(
+            f"get {path.split('/')[0]}",
+            lambda sdk: sdk.payments.perform_api_call("GET", path, params=params),
+            reference=reference,
+        )
+
+    def list_all(self, path, embedded, reference="", stop=None, **params):
+        """Walk a cursor-paginated list, newest first, as plain dicts.
+
+        :param str path: List path below ``/v2/`` (``"payments"``).
+        :param str embedded: Key of the items under ``_embedded``.
+        :param stop: ``callable(item)``; the walk ends at the first item for
+            which it returns True (that item excluded).
+        :param params: Query parameters of the first page (``limit``...).
+        :return: The items, in Mollie's order.
+        :rtype: list
+        """
+        params.setdefault("limit", const.LIST_PAGE_SIZE)
+        items = []
+        url = path
+        for _page in range(const.RECONCILE_MAX_PAGES):
+            page = self.call(
+                f"list {embedded}",
+                lambda sdk, url=url, params=params: sdk.payments.perform_api_call(
+                    "GET", url, params=params
+                ),
+                reference=reference,
+            )
+            for item in (page.get("_embedded") or {}).get(embedded, []):
+                if stop and stop(item):
+                    return items
+                items.append(item)
+            next_link = (page.get("_links") or {}).get("next") or {}
+            if not next_link.get("href"):
+                break
+            # The next link is a full URL that already carries the query.
+            url, params = next_link["href"], None
+        return items
+
+    def create_child(self, parent_path, data, idempotency_key, reference=""):
+        """Create an object below another (a refund below a payment).
+
+        :param str parent_path: e.g. ``"payments/tr_xxx/refunds"``.
+        """
+        if not idempotency_key:
+            raise ValueError("Every create call to Mollie needs an Idempotency-Key.")
+        return self.call(
+            f"create {parent_path.rsplit('/', 1)[-1]}",
+            lambda sdk: sdk.payments.perform_api_call(
+                "POST", parent_path, data=data, idempotency_key=idempotency_key
+            ),
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+
     def fetch_profile(self):
         """The profile the API key belongs to (name, mode, website)."""
         return self.fetch_object("profiles", "me", reference="connection test")

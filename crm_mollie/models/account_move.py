@@ -1,0 +1,26 @@
+# Copyright 2026 crm_mollie contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    mollie_payment_ids = fields.Many2many(
+        comodel_name="mollie.payment",
+        relation="mollie_payment_account_move_rel",
+        column1="move_id",
+        column2="mollie_payment_id",
+        string="Mollie Payments",
+        readonly=True,
+        copy=False,
+    )
+    mollie_failure_count = fields.Integer(
+        string="Failed Mollie attempts",
+        readonly=True,
+        copy=False,
+        help="Mollie payments of this invoice that failed, expired or were canceled.",
+    )
+    mollie_last_failure = fields.Char(
+        string="Last Mollie failure", readonly=True, copy=False
+    )
