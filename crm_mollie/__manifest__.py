@@ -28,6 +28,7 @@
         "data/ir_cron_data.xml",
         "views/res_config_settings_views.xml",
         "views/mollie_payment_views.xml",
+        "views/res_partner_views.xml",
     ],
     "installable": True,
 }

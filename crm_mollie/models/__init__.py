@@ -3,6 +3,7 @@
 from . import res_company
 from . import res_config_settings
 from . import res_partner
+from . import payment_provider
 from . import account_move
 from . import mollie_event
 from . import mollie_payment

@@ -416,6 +416,10 @@ class MolliePayment(models.Model):
             return  # A payment we cannot tie to anything: recorded, not booked.
         if self.transaction_id:
             payment = self._mollie_book_through_transaction()
+            # The native post-processing reconciles only in some flows (not
+            # when the transaction was created outside a checkout).
+            if payment:
+                self._mollie_reconcile_with_invoices(payment)
         else:
             payment = self._mollie_create_account_payment(
                 "inbound",

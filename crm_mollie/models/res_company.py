@@ -47,14 +47,12 @@ class ResCompany(models.Model):
         **_SECRET,
     )
     mollie_webhook_signing_secrets = fields.Text(
-        string="Mollie Webhook Signing Secrets",
         help="Signing secrets of Mollie's signed webhook events, one per line. "
         "Keep the old secret on a second line while Mollie rotates it.",
         **_SECRET,
     )
     mollie_journal_id = fields.Many2one(
         comodel_name="account.journal",
-        string="Mollie Journal",
         domain="[('type', '=', 'bank'), ('company_id', '=', id)]",
         help="Journal of the payments, refunds and chargebacks booked from "
         "Mollie. Created on first use when empty.",

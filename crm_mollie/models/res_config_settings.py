@@ -19,6 +19,12 @@ class ResConfigSettings(models.TransientModel):
     mollie_org_access_token = fields.Char(
         related="company_id.mollie_org_access_token", **_SECRET
     )
+    mollie_webhook_signing_secrets = fields.Text(
+        related="company_id.mollie_webhook_signing_secrets", **_SECRET
+    )
+    mollie_journal_id = fields.Many2one(
+        related="company_id.mollie_journal_id", readonly=False
+    )
     mollie_mode = fields.Selection(related="company_id.mollie_mode", readonly=False)
     mollie_webhook_base_url = fields.Char(
         related="company_id.mollie_webhook_base_url", readonly=False
