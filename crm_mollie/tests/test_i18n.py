@@ -11,7 +11,21 @@ from odoo.tools.translate import TranslationModuleReader
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%s")
 # Terms spelled the same in Dutch. oca-checks-po empties a translation equal
 # to its source, so these stay without msgstr on purpose.
-SAME_IN_DUTCH = {"ID", "Live", "Mollie", "Test", "access_...", "live_...", "test_..."}
+SAME_IN_DUTCH = {
+    "Contact",
+    "ID",
+    "In Odoo",
+    "Live",
+    "Mollie",
+    "Open",
+    "Status",
+    "Test",
+    "Webhook",
+    "access_...",
+    "live_...",
+    "test_...",
+    "whsec_...",
+}
 
 
 @tagged("post_install", "-at_install")
