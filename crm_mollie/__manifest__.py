@@ -29,6 +29,7 @@
         "views/res_config_settings_views.xml",
         "views/mollie_payment_views.xml",
         "views/res_partner_views.xml",
+        "views/account_move_views.xml",
     ],
     "installable": True,
 }

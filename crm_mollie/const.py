@@ -142,3 +142,29 @@ RECONCILE_MAX_AGE_DAYS = 14
 RECONCILE_OVERLAP_SECONDS = 60 * 60
 LIST_PAGE_SIZE = 250  # Mollie's maximum
 RECONCILE_MAX_PAGES = 40  # per list and run: 10,000 objects
+
+# === PAYMENT LINKS === #
+
+# Payment links live long (checkout URLs expire within hours); ours expire
+# after this many days, and their webhook token lives as long plus 27 hours.
+# See https://docs.mollie.com/reference/payment-links-api. Last checked: 2026-12-03.
+PAYMENT_LINK_LIFETIME_DAYS = 90
+# Scopes of the automatic links on posting.
+LINK_SCOPES = [
+    ("off", "Manual only"),
+    ("pilot", "Pilot customers and journals"),
+    ("all", "All customer invoices"),
+]
+
+# Locales Mollie accepts for customers and checkouts (ISO 15897).
+# See https://docs.mollie.com/reference/create-customer. Last checked: 2026-12-03.
+SUPPORTED_LOCALES = (
+    "en_US", "en_GB", "nl_NL", "nl_BE", "fr_FR", "fr_BE", "de_DE", "de_AT",
+    "de_CH", "es_ES", "ca_ES", "pt_PT", "it_IT", "nb_NO", "sv_SE", "fi_FI",
+    "da_DK", "is_IS", "hu_HU", "pl_PL", "lv_LV", "lt_LT",
+)  # fmt: skip
+
+# Mollie rejects the same refund amount twice within about an hour, and keeps
+# an Idempotency-Key for one hour: after that, list the payment's refunds
+# before posting a refund again.
+REFUND_LIST_BEFORE_RETRY_SECONDS = IDEMPOTENCY_WINDOW_SECONDS

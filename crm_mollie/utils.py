@@ -129,3 +129,13 @@ def verify_metadata(secret, metadata, model="account.move"):
     if not hmac.compare_digest(expected, str(ours.get("sig", ""))):
         return None
     return res_id
+
+
+def format_amount(amount, decimals):
+    """An amount as Mollie wants it: a string with the currency's decimals.
+
+    :param float amount: The amount, already rounded by its currency.
+    :param int decimals: Decimal places of the currency (0 for JPY).
+    :rtype: str
+    """
+    return f"{round(amount, decimals):.{decimals}f}"

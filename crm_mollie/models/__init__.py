@@ -4,7 +4,10 @@ from . import res_company
 from . import res_config_settings
 from . import res_partner
 from . import payment_provider
+from . import payment_transaction
 from . import account_move
+from . import account_move_line
+from . import account_move_send
 from . import mollie_event
 from . import mollie_payment
 from . import mollie_refund

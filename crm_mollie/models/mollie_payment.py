@@ -356,6 +356,12 @@ class MolliePayment(models.Model):
             partner = invoices.partner_id.commercial_partner_id[:1]
             if not partner and transaction:
                 partner = transaction.partner_id.commercial_partner_id
+            if not partner and data.get("customerId"):
+                partner = (
+                    self.env["res.partner"]
+                    .with_company(self.company_id)
+                    ._mollie_partner_of_customer(data["customerId"])
+                )
             if partner:
                 vals["partner_id"] = partner.id
         if vals:
@@ -369,8 +375,20 @@ class MolliePayment(models.Model):
         return self.env["account.move"].browse(invoice_id).exists()
 
     def _mollie_invoices_from_other_links(self, data):
-        """Hook for other ways we tie payments to invoices (payment links)."""
-        return self.env["account.move"]
+        """The invoice whose payment link (current or earlier) was paid."""
+        link = data.get("paymentLinkId")
+        if not isinstance(link, str) or not link.startswith("pl_"):
+            return self.env["account.move"]
+        Move = self.env["account.move"].sudo()
+        domain = [("company_id", "=", self.company_id.id)]
+        invoices = Move.search(domain + [("mollie_link_ref", "=", link)], limit=1)
+        if not invoices:
+            # Earlier links are kept comma-separated; match the whole id only.
+            candidates = Move.search(domain + [("mollie_old_link_refs", "like", link)])
+            invoices = candidates.filtered(
+                lambda m: link in m.mollie_old_link_refs.split(",")
+            )[:1]
+        return invoices
 
     def _mollie_database_secret(self):
         return self.env["ir.config_parameter"].sudo().get_param("database.secret")

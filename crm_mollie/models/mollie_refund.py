@@ -5,7 +5,7 @@ from odoo.tools import SQL
 
 from odoo.addons.payment.logging import get_payment_logger
 
-from .. import const
+from .. import const, utils
 from .mollie_payment import parse_mollie_datetime
 
 _logger = get_payment_logger(__name__, const.SENSITIVE_KEYS)
@@ -108,6 +108,12 @@ class MollieRefund(models.Model):
         tracking=True,
     )
     description = fields.Char(readonly=True)
+    credit_note_id = fields.Many2one(
+        comodel_name="account.move",
+        readonly=True,
+        index="btree_not_null",
+        help="The credit note that asked for this refund, when made from Odoo.",
+    )
 
     _mollie_id_company_unique = models.Constraint(
         "UNIQUE(company_id, mollie_id)",
@@ -127,7 +133,9 @@ class MollieRefund(models.Model):
             reference=payment.mollie_id,
         )
         for item in reversed(items):  # oldest first: the cap applies in order
-            self._mollie_get_or_create(payment, item)._mollie_apply(item)
+            self._mollie_get_or_create(payment, item).with_context(
+                mollie_refund_metadata=item.get("metadata")
+            )._mollie_apply(item)
 
     def _mollie_apply(self, item):
         """Apply one refund as Mollie reports it; effects happen once each."""
@@ -170,10 +178,12 @@ class MollieRefund(models.Model):
             payment.write({"sync_state": "review", "sync_message": self.sync_message})
         if payment.currency_id.is_zero(amount):
             return
-        booking = payment._mollie_create_account_payment(
-            "outbound",
-            amount,
-            self.env._("Mollie refund %(id)s", id=self.mollie_id),
+        booking = self._mollie_book_through_transaction() or (
+            payment._mollie_create_account_payment(
+                "outbound",
+                amount,
+                self.env._("Mollie refund %(id)s", id=self.mollie_id),
+            )
         )
         self._mollie_reconcile_with_credit_notes(booking)
         self.account_payment_id = booking
@@ -188,8 +198,56 @@ class MollieRefund(models.Model):
         )
 
     def _mollie_reconcile_with_credit_notes(self, booking):
-        """Hook: match the refund with the credit note that asked for it."""
+        """Match the refund with the credit note that asked for it."""
+        credit_note = self.credit_note_id or self._mollie_credit_note_from_metadata()
+        if credit_note and credit_note.state == "posted":
+            self.payment_id._mollie_receivable_lines(
+                booking.move_id + credit_note
+            ).reconcile()
         return booking
+
+    def _mollie_credit_note_from_metadata(self):
+        """A refund made from Odoo carries its credit note in signed metadata."""
+        metadata = self.env.context.get("mollie_refund_metadata")
+        credit_note_id = utils.verify_metadata(
+            self.payment_id._mollie_database_secret(), metadata
+        )
+        if not credit_note_id:
+            return self.env["account.move"]
+        credit_note = self.env["account.move"].sudo().browse(credit_note_id).exists()
+        if credit_note:
+            self.credit_note_id = credit_note
+        return credit_note
+
+    def _mollie_book_through_transaction(self):
+        """A refund from Odoo's refund wizard has its own transaction: book
+        through it, so that the refund stays one outbound payment."""
+        transaction = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("provider_reference", "=", self.mollie_id),
+                    ("provider_code", "=", "mollie"),
+                    ("operation", "=", "refund"),
+                ],
+                limit=1,
+            )
+        )
+        if not transaction:
+            return self.env["account.payment"]
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE",
+                transaction.id,
+            )
+        )
+        transaction.invalidate_recordset()
+        if transaction.state != "done":
+            transaction._set_done()
+        if not transaction.payment_id:
+            transaction._post_process()
+        return transaction.payment_id
 
     def _mollie_reverse(self):
         """The refund failed after the money left: it came back to Mollie."""

@@ -7,6 +7,12 @@ from odoo.tools import urls
 class PaymentProvider(models.Model):
     _inherit = "payment.provider"
 
+    def _compute_feature_support_fields(self):
+        """Override of `payment`: Mollie refunds, in part or in full."""
+        res = super()._compute_feature_support_fields()
+        self.filtered(lambda p: p.code == "mollie").support_refund = "partial"
+        return res
+
     def _build_request_url(self, endpoint, **kwargs):
         """Override of `payment_mollie` to honour ``crm_mollie.api_endpoint``.
 

@@ -57,6 +57,25 @@ class ResCompany(models.Model):
         help="Journal of the payments, refunds and chargebacks booked from "
         "Mollie. Created on first use when empty.",
     )
+    mollie_link_scope = fields.Selection(
+        selection=const.LINK_SCOPES,
+        string="Automatic Mollie payment links",
+        default="off",
+        required=True,
+        help="Which posted customer invoices get a Mollie payment link at once. "
+        "Start with a pilot group, then widen to all invoices.",
+    )
+    mollie_pilot_partner_ids = fields.Many2many(
+        comodel_name="res.partner",
+        relation="res_company_mollie_pilot_partner_rel",
+        string="Mollie pilot customers",
+    )
+    mollie_pilot_journal_ids = fields.Many2many(
+        comodel_name="account.journal",
+        relation="res_company_mollie_pilot_journal_rel",
+        string="Mollie pilot journals",
+        domain="[('type', '=', 'sale')]",
+    )
     mollie_api_failure_count = fields.Integer(
         string="Consecutive Mollie API failures",
         readonly=True,

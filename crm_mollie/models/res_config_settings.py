@@ -26,6 +26,15 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.mollie_journal_id", readonly=False
     )
     mollie_mode = fields.Selection(related="company_id.mollie_mode", readonly=False)
+    mollie_link_scope = fields.Selection(
+        related="company_id.mollie_link_scope", readonly=False
+    )
+    mollie_pilot_partner_ids = fields.Many2many(
+        related="company_id.mollie_pilot_partner_ids", readonly=False
+    )
+    mollie_pilot_journal_ids = fields.Many2many(
+        related="company_id.mollie_pilot_journal_ids", readonly=False
+    )
     mollie_webhook_base_url = fields.Char(
         related="company_id.mollie_webhook_base_url", readonly=False
     )

@@ -294,6 +294,14 @@ class MollieClient:
             idempotency_key=idempotency_key,
         )
 
+    def patch_json(self, path, data, reference=""):
+        """PATCH an object (the SDK has no update for payment links)."""
+        return self.call(
+            f"update {path.split('/')[0]}",
+            lambda sdk: sdk.payments.perform_api_call("PATCH", path, data=data),
+            reference=reference,
+        )
+
     def fetch_profile(self):
         """The profile the API key belongs to (name, mode, website)."""
         return self.fetch_object("profiles", "me", reference="connection test")
