@@ -161,7 +161,8 @@ def main():
     )
     print(f"ratio crm_mollie / native time: {ours / native:.2f}x")
     print(
-        f"links active: {active}/{n}; Mollie API calls: {calls} ({calls / n:.1f} per invoice)"
+        f"links active: {active}/{n}; Mollie API calls: {calls} "
+        f"({calls / n:.1f} per invoice)"
     )
 
 
