@@ -10,6 +10,8 @@ from . import account_move_line
 from . import account_move_send
 from . import mollie_event
 from . import mollie_payment
+from . import mollie_payment_match
 from . import mollie_refund
 from . import mollie_chargeback
 from . import mollie_reconciliation
+from . import mollie_import_run

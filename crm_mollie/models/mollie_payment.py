@@ -63,9 +63,6 @@ class MolliePayment(models.Model):
     amount_remaining = fields.Monetary(readonly=True)
     amount_charged_back = fields.Monetary(readonly=True)
     settlement_amount = fields.Monetary(readonly=True)
-    fee_amount = fields.Monetary(
-        readonly=True, help="Mollie's costs, once the payment is settled."
-    )
     mollie_created_at = fields.Datetime(string="Created at Mollie", readonly=True)
     paid_at = fields.Datetime(readonly=True)
     failed_at = fields.Datetime(readonly=True)

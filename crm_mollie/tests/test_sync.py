@@ -217,6 +217,19 @@ class TestSync(CrmMollieCommon):
         self.assertEqual(refunds.account_payment_id.amount, 30.0)
         self.assertEqual(len(self._bookings(payment.id)), 2)  # payment + refund
 
+    def test_two_partial_refunds_are_two_records_and_two_bookings(self):
+        invoice, payment = self._paid()
+        record = self._sync(payment.id)
+        self.simulator.create_refund(payment.id, "20.00", status="processing")
+        self._sync(payment.id)
+        self.simulator.create_refund(payment.id, "15.00", status="refunded")
+        self._sync(payment.id)
+        self.assertEqual(len(record.refund_ids), 2)
+        self.assertEqual(
+            sorted(record.refund_ids.account_payment_id.mapped("amount")), [15.0, 20.0]
+        )
+        self.assertAlmostEqual(record.amount_refunded, 35.0)
+
     def test_pending_refund_is_recorded_but_booked_only_once_money_left(self):
         invoice, payment = self._paid()
         record = self._sync(payment.id)

@@ -193,6 +193,24 @@ class TestWebhook(CrmMollieHttpCommon):
         self.assertEqual(response.status_code, 413)
         self.assertFalse(self._events())
 
+    @mute_logger("odoo.addons.crm_mollie.controllers.main", "odoo.http")
+    def test_bodies_of_other_shapes_never_get_a_server_error(self):
+        url = f"{self.base_url()}{WEBHOOK}?token={self._token()}"
+        for content_type, body in (
+            ("application/json", b'{"id": "tr_abcdefgh"}'),
+            ("application/json", b'{"resource": "event", "entityId": "tr_x"'),
+            ("application/xml", b"<id>tr_abcdefgh</id>"),
+            ("text/plain", b"\x00\xff\xfe garbage"),
+            ("multipart/form-data; boundary=x", b"--x\r\nbroken"),
+            ("application/x-www-form-urlencoded", b""),
+        ):
+            with self.subTest(content_type=content_type, body=body[:20]):
+                response = self.opener.post(
+                    url, data=body, headers={"Content-Type": content_type}, timeout=10
+                )
+                self.assertLess(response.status_code, 500)
+        self.assertFalse(self._events())
+
     def test_other_methods_than_post_are_refused(self):
         response = self.url_open(f"{WEBHOOK}?token={self._token()}&id=tr_abcdefgh")
         self.assertEqual(response.status_code, 405)
