@@ -112,39 +112,53 @@ class MollieEvent(models.Model):
             # A real, fresh cursor (tests hand out a shared test cursor, whose
             # transaction is already under way).
             cr.connection.set_isolation_level(ISOLATION_LEVEL_READ_COMMITTED)
-        cr.execute(
-            SQL(
-                """
-                INSERT INTO mollie_event AS e (
-                    company_id, resource_id, source, state, hits, attempts,
-                    received_at, next_attempt_at, create_date, write_date,
-                    create_uid, write_uid
-                )
-                VALUES (%(company)s, %(resource)s, %(source)s, 'pending', 1, 0,
-                        now() at time zone 'UTC', now() at time zone 'UTC',
-                        now() at time zone 'UTC', now() at time zone 'UTC',
-                        %(uid)s, %(uid)s)
-                ON CONFLICT (company_id, resource_id) DO UPDATE
-                   SET hits = e.hits + 1,
-                       received_at = EXCLUDED.received_at,
-                       write_date = EXCLUDED.write_date,
-                       state = CASE WHEN e.state = 'review' THEN e.state
-                                    ELSE 'pending' END,
-                       attempts = CASE WHEN e.state = 'pending' THEN e.attempts
-                                       ELSE 0 END,
-                       next_attempt_at = CASE
-                           WHEN e.state = 'review' THEN e.next_attempt_at
-                           ELSE EXCLUDED.next_attempt_at END
-                RETURNING (xmax = 0) AS created, state
-                """,
-                company=company_id,
-                resource=resource_id,
-                source=source,
-                uid=self.env.uid,
-            )
-        )
+        cr.execute(self._mollie_upsert_sql(company_id, [resource_id], source, True))
         created, state = cr.fetchone()
         return bool(created) or state == "pending"
+
+    @api.model
+    def _mollie_upsert_sql(self, company_id, resource_ids, source, hurry):
+        """Insert or reopen one pending row per Mollie id.
+
+        Times are whole seconds, as Odoo's own datetimes, so that an event is
+        due the very second it arrives. A row under review stays there: only
+        a person puts it back.
+
+        :param bool hurry: A fresh notification makes a waiting event due at
+            once (a webhook); otherwise its backoff is kept (reconciliation).
+        """
+        waiting = "e.next_attempt_at" if not hurry else "EXCLUDED.next_attempt_at"
+        return SQL(
+            """
+            INSERT INTO mollie_event AS e (
+                company_id, resource_id, source, state, hits, attempts,
+                received_at, next_attempt_at, create_date, write_date,
+                create_uid, write_uid
+            )
+            SELECT %(company)s, rid, %(source)s, 'pending', 1, 0,
+                   n.t, n.t, n.t, n.t, %(uid)s, %(uid)s
+              FROM unnest(%(ids)s::varchar[]) AS rid,
+                   (SELECT date_trunc('second', clock_timestamp() at time zone 'UTC') AS t) AS n
+            ON CONFLICT (company_id, resource_id) DO UPDATE
+               SET hits = e.hits + 1,
+                   received_at = EXCLUDED.received_at,
+                   write_date = EXCLUDED.write_date,
+                   state = CASE WHEN e.state = 'review' THEN e.state
+                                ELSE 'pending' END,
+                   attempts = CASE WHEN e.state = 'pending' THEN e.attempts
+                                   ELSE 0 END,
+                   next_attempt_at = CASE
+                       WHEN e.state = 'review' THEN e.next_attempt_at
+                       WHEN e.state = 'pending' THEN %(waiting)s
+                       ELSE EXCLUDED.next_attempt_at END
+            RETURNING (xmax = 0) AS created, state
+            """,
+            company=company_id,
+            ids=resource_ids,
+            source=source,
+            uid=self.env.uid,
+            waiting=SQL(waiting),
+        )
 
     @api.model
     def _mollie_enqueue_many(self, company, resource_ids, source):
@@ -156,34 +170,7 @@ class MollieEvent(models.Model):
             return 0
         self.env.flush_all()
         self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO mollie_event AS e (
-                    company_id, resource_id, source, state, hits, attempts,
-                    received_at, next_attempt_at, create_date, write_date,
-                    create_uid, write_uid
-                )
-                SELECT %(company)s, rid, %(source)s, 'pending', 1, 0,
-                       now() at time zone 'UTC', now() at time zone 'UTC',
-                       now() at time zone 'UTC', now() at time zone 'UTC',
-                       %(uid)s, %(uid)s
-                  FROM unnest(%(ids)s::varchar[]) AS rid
-                ON CONFLICT (company_id, resource_id) DO UPDATE
-                   SET hits = e.hits + 1,
-                       state = CASE WHEN e.state = 'review' THEN e.state
-                                    ELSE 'pending' END,
-                       attempts = CASE WHEN e.state = 'pending' THEN e.attempts
-                                       ELSE 0 END,
-                       next_attempt_at = CASE
-                           WHEN e.state = 'pending' THEN e.next_attempt_at
-                           WHEN e.state = 'review' THEN e.next_attempt_at
-                           ELSE EXCLUDED.next_attempt_at END
-                """,
-                company=company.id,
-                ids=list(resource_ids),
-                source=source,
-                uid=self.env.uid,
-            )
+            self._mollie_upsert_sql(company.id, list(resource_ids), source, False)
         )
         self.invalidate_model()
         return self.env.cr.rowcount
@@ -238,12 +225,12 @@ class MollieEvent(models.Model):
             SQL(
                 """
                 SELECT id FROM mollie_event
-                 WHERE state = 'pending' AND next_attempt_at <= %(now)s
+                 WHERE state = 'pending'
+                   AND next_attempt_at <= clock_timestamp() at time zone 'UTC'
                  ORDER BY next_attempt_at, id
                  LIMIT 1
                  FOR NO KEY UPDATE SKIP LOCKED
-                """,
-                now=fields.Datetime.now(),
+                """
             )
         )
         row = self.env.cr.fetchone()

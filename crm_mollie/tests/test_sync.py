@@ -61,6 +61,17 @@ class TestSync(CrmMollieCommon):
 
     # === PAYMENTS === #
 
+    def test_an_event_is_due_the_moment_it_arrives(self):
+        # Regression: Odoo's datetimes have whole seconds; an event stamped
+        # with microseconds was not due until the next cron interval.
+        invoice, payment = self._paid()
+        Event = self.env["mollie.event"].sudo()
+        Event._mollie_enqueue_many(self.company, [payment.id], "manual")
+        self.assertEqual(self._event(payment.id).next_attempt_at.microsecond, 0)
+        self._process_events()
+        self.assertEqual(self._event(payment.id).state, "done")
+        self.assertEqual(len(self._bookings(payment.id)), 1)
+
     def test_processing_twice_books_once(self):
         invoice, payment = self._paid()
         self._sync(payment.id)
