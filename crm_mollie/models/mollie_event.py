@@ -138,7 +138,8 @@ class MollieEvent(models.Model):
             SELECT %(company)s, rid, %(source)s, 'pending', 1, 0,
                    n.t, n.t, n.t, n.t, %(uid)s, %(uid)s
               FROM unnest(%(ids)s::varchar[]) AS rid,
-                   (SELECT date_trunc('second', clock_timestamp() at time zone 'UTC') AS t) AS n
+                   (SELECT date_trunc('second', clock_timestamp() at time zone 'UTC')
+                        AS t) AS n
             ON CONFLICT (company_id, resource_id) DO UPDATE
                SET hits = e.hits + 1,
                    received_at = EXCLUDED.received_at,
