@@ -99,6 +99,7 @@ EVENT_BATCH_SIZE = 500  # events per cron run at most
 EVENT_RETRY_FIRST_DELAY = 60  # seconds; Mollie itself retries after 1 minute
 EVENT_RETRY_MAX_DELAY = 30 * 60  # seconds
 NOT_FOUND_MAX_ATTEMPTS = 3  # a 404 this many times in a row: ignored
+EVENT_CONFLICT_RETRIES = 3  # serialization failures in a row, then backoff
 
 # Alerts to Mollie administrators.
 ALERT_PENDING_AGE = 30 * 60  # seconds an event may wait
@@ -168,3 +169,13 @@ SUPPORTED_LOCALES = (
 # an Idempotency-Key for one hour: after that, list the payment's refunds
 # before posting a refund again.
 REFUND_LIST_BEFORE_RETRY_SECONDS = IDEMPOTENCY_WINDOW_SECONDS
+
+# === HISTORY IMPORT === #
+
+# The lists the history import walks, in this order: payments first, so that
+# refunds and chargebacks find their payment. Each list is cursor-paginated,
+# newest first; the "from" parameter of its "next" link is the id the next
+# page starts at, which is what an interrupted import keeps to resume.
+# See https://docs.mollie.com/reference/pagination. Last checked: 2026-12-03.
+IMPORT_LISTS = ("payments", "refunds", "chargebacks")
+LIST_CURSOR_PARAM = "from"

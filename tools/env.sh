@@ -111,7 +111,7 @@ ensure_venv() {
         log "Building the virtualenv $VENV (first run only) ..."
         rm -rf "$VENV"
         "$py" -m venv "$VENV"
-        pip_install "$VENV" --upgrade pip wheel setuptools
+        pip_install "$VENV" --upgrade pip wheel "setuptools<81"
         odoo_requirements >"$VENV/odoo-requirements.txt"
         pip_install "$VENV" -r "$VENV/odoo-requirements.txt" \
             -r "$REPO_ROOT/requirements-dev.txt"

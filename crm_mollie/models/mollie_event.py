@@ -1,9 +1,13 @@
 # Copyright 2026 crm_mollie contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import re
+from collections import Counter
 from datetime import timedelta
 
-from psycopg2.extensions import ISOLATION_LEVEL_READ_COMMITTED
+from psycopg2.extensions import (
+    ISOLATION_LEVEL_READ_COMMITTED,
+    TransactionRollbackError,
+)
 
 from odoo import api, fields, models, sql_db
 from odoo.tools import SQL
@@ -197,11 +201,28 @@ class MollieEvent(models.Model):
         limit = limit or const.EVENT_BATCH_SIZE
         cron = self.env["ir.cron"]
         processed = 0
+        conflicts = Counter()
         while True:
             event = self._mollie_lock_next_due_event()
             if not event:
                 break
-            event._mollie_process()
+            event_id = event.id
+            try:
+                event._mollie_process()
+            except TransactionRollbackError:
+                # Another writer (Odoo's own Mollie checkout, another server's
+                # processor) changed a row this transaction read: its
+                # snapshot is stale. Start the event over in a fresh one.
+                self.env.cr.rollback()
+                conflicts[event_id] += 1
+                _logger.info(
+                    "Mollie event %(event)s met a concurrent update; retrying",
+                    {"event": event_id},
+                )
+                if conflicts[event_id] >= const.EVENT_CONFLICT_RETRIES:
+                    self.browse(event_id)._mollie_postpone()
+                    cron._commit_progress(0)
+                continue
             processed += 1
             remaining = self.search_count(self._mollie_due_domain())
             if cron._commit_progress(processed=1, remaining=remaining) <= 0:
@@ -209,7 +230,22 @@ class MollieEvent(models.Model):
             if processed >= limit:
                 break
         self._mollie_check_backlog_alerts()
+        if self.search_count(self._mollie_due_domain(), limit=1):
+            # Stopped by the time budget or the batch size with work left:
+            # ask for the next run now rather than at the next interval.
+            self._mollie_trigger_processing()
         return processed
+
+    def _mollie_postpone(self):
+        """Retry later an event that keeps meeting concurrent updates."""
+        self.write(
+            {
+                "attempts": self.attempts + 1,
+                "last_error": "concurrent update",
+                "next_attempt_at": fields.Datetime.now()
+                + timedelta(seconds=const.EVENT_RETRY_FIRST_DELAY),
+            }
+        )
 
     @api.model
     def _mollie_due_domain(self):
@@ -263,6 +299,8 @@ class MollieEvent(models.Model):
         except MollieError as error:
             self._mollie_handle_api_error(error)
             return
+        except TransactionRollbackError:
+            raise  # Transient: the caller starts the event over.
         except Exception as error:  # noqa: BLE001 - one bad event must not stop the run
             _logger.exception(
                 "Mollie event %(event)s for %(resource)s failed; kept for review",

@@ -247,9 +247,7 @@ class MolliePayment(models.Model):
         if new_status in const.PAYMENT_FAILED_STATUSES and old_status != new_status:
             if self.status == new_status:
                 self._mollie_record_failure()
-        if self.account_payment_id and (
-            self.amount_refunded or self.refund_ids or data.get("amountRefunded")
-        ):
+        if self.account_payment_id and (self.amount_refunded or self.refund_ids):
             self.env["mollie.refund"]._mollie_sync_for_payment(self, client)
         links = data.get("_links") or {}
         if self.account_payment_id and (
