@@ -26,10 +26,13 @@
         "security/ir_rules.xml",
         # Crons name models, so they load after the models' access rights.
         "data/ir_cron_data.xml",
+        "data/mollie_import_data.xml",
         "views/res_config_settings_views.xml",
         "views/mollie_payment_views.xml",
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
+        "wizards/mollie_import_wizard_views.xml",
+        "views/mollie_import_run_views.xml",
     ],
     "installable": True,
 }

@@ -246,7 +246,11 @@ class MollieImportRun(models.Model):
     def action_start(self):
         """Start the import in the background, or resume a failed one."""
         for run in self:
-            if run.state not in ("draft", "failed"):
+            if run.state == "running":
+                raise UserError(
+                    self.env._("Import %(name)s is running.", name=run.name)
+                )
+            if run.state == "done":
                 raise UserError(
                     self.env._("Import %(name)s has already run.", name=run.name)
                 )
@@ -491,33 +495,9 @@ class MollieImportRun(models.Model):
             vals = Payment._mollie_prepare_vals(item)
             if record:
                 vals = self._mollie_changes(record, vals, monotonic=True)
-            invoices = record.invoice_ids
-            if not invoices:
-                invoices, how = Payment._mollie_match_invoices(company, item, index)
-                if how:
-                    stats[f"matched_{how}"] += 1
-                    vals["invoice_ids"] = [Command.set(invoices.ids)]
-                    lines.append(
-                        self.env._(
-                            "%(payment)s: matched by %(how)s to %(invoices)s.",
-                            payment=item["id"],
-                            how=self._mollie_how_label(how),
-                            invoices=", ".join(invoices.mapped("name")),
-                        )
-                    )
-                else:
-                    stats["unmatched"] += 1
-            transaction = index["transaction"].get(item["id"])
-            if transaction and not record.transaction_id:
-                vals["transaction_id"] = transaction.id
-            if not record.partner_id:
-                partner = (
-                    invoices.partner_id.commercial_partner_id[:1]
-                    or (transaction and transaction.partner_id.commercial_partner_id)
-                    or index["customer"].get(item.get("customerId"))
-                )
-                if partner:
-                    vals["partner_id"] = partner.id
+            vals.update(
+                self._mollie_payment_link_vals(item, record, index, stats, lines)
+            )
             if record and vals:
                 stats["updated"] += 1
                 vals["last_synced_at"] = now
@@ -548,6 +528,44 @@ class MollieImportRun(models.Model):
                 memory[item["id"]] = booked
         if self.dry_run and memory != (self.dry_run_memory or {}):
             self.dry_run_memory = memory
+
+    def _mollie_payment_link_vals(self, item, record, index, stats, lines):
+        """Invoices, native transaction and partner of a payment, where the
+        record has none yet.
+
+        :param dict index: The page's lookup tables.
+        :return: The values to write.
+        :rtype: dict
+        """
+        vals = {}
+        invoices = record.invoice_ids
+        if not invoices:
+            invoices, how = record._mollie_match_invoices(self.company_id, item, index)
+            if how:
+                stats[f"matched_{how}"] += 1
+                vals["invoice_ids"] = [Command.set(invoices.ids)]
+                lines.append(
+                    self.env._(
+                        "%(payment)s: matched by %(how)s to %(invoices)s.",
+                        payment=item["id"],
+                        how=self._mollie_how_label(how),
+                        invoices=", ".join(invoices.mapped("name")),
+                    )
+                )
+            else:
+                stats["unmatched"] += 1
+        transaction = index["transaction"].get(item["id"])
+        if transaction and not record.transaction_id:
+            vals["transaction_id"] = transaction.id
+        if not record.partner_id:
+            partner = (
+                invoices.partner_id.commercial_partner_id[:1]
+                or (transaction and transaction.partner_id.commercial_partner_id)
+                or index["customer"].get(item.get("customerId"))
+            )
+            if partner:
+                vals["partner_id"] = partner.id
+        return vals
 
     @api.model
     def _mollie_lock_payments(self, payments):

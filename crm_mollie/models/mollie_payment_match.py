@@ -129,12 +129,15 @@ class MolliePayment(models.Model):
                 if move.mollie_link_ref in links:
                     index["link"][move.mollie_link_ref] = move
                 index["name"][move.name] = index["name"].get(move.name, Move) | move
+        # Mollie customers are known once the customers sync is installed;
+        # without it, the customer check is skipped.
+        index["check_customer"] = "mollie_customer_id" in self.env["res.partner"]
         customers = {
             item["customerId"]
             for item in items
             if isinstance(item.get("customerId"), str)
         }
-        if customers:
+        if customers and index["check_customer"]:
             partners = (
                 self.env["res.partner"]
                 .sudo()
@@ -204,7 +207,7 @@ class MolliePayment(models.Model):
             lambda move: move.currency_id.name == amount.get("currency")
         )
         customer = data.get("customerId")
-        if customer:
+        if customer and index.get("check_customer"):
             partner = index["customer"].get(customer)
             candidates = candidates.filtered(
                 lambda move: partner
