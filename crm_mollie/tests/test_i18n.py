@@ -13,6 +13,7 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s|%s")
 # to its source, so these stay without msgstr on purpose.
 SAME_IN_DUTCH = {
     "Contact",
+    "Cursors",
     "ID",
     "In Odoo",
     "Live",
