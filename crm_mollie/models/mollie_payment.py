@@ -465,20 +465,8 @@ class MolliePayment(models.Model):
             )
 
     def _mollie_book_through_transaction(self):
-        """Drive the native transaction to done and post-process it once."""
-        transaction = self.transaction_id.sudo()
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE",
-                transaction.id,
-            )
-        )
-        transaction.invalidate_recordset()
-        if transaction.state != "done":
-            transaction._set_done()
-        if not transaction.payment_id:
-            transaction._post_process()
-        return transaction.payment_id
+        """Book a native checkout payment through its own transaction."""
+        return self.transaction_id.sudo()._mollie_settle()
 
     def _mollie_create_account_payment(self, payment_type, amount, memo):
         """Post an account.payment in the company's Mollie journal."""

@@ -30,18 +30,7 @@ class MollieReconciliation(models.AbstractModel):
 
     @api.model
     def _cron_reconcile(self):
-        companies = (
-            self.env["res.company"]
-            .sudo()
-            .search(
-                [
-                    "|",
-                    ("mollie_test_api_key", "!=", False),
-                    ("mollie_live_api_key", "!=", False),
-                ]
-            )
-            .filtered(lambda c: c._mollie_get_api_key())
-        )
+        companies = self.env["res.company"]._mollie_companies_with_keys()
         cron = self.env["ir.cron"]
         for index, company in enumerate(companies):
             try:

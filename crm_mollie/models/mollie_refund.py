@@ -236,18 +236,7 @@ class MollieRefund(models.Model):
         )
         if not transaction:
             return self.env["account.payment"]
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE",
-                transaction.id,
-            )
-        )
-        transaction.invalidate_recordset()
-        if transaction.state != "done":
-            transaction._set_done()
-        if not transaction.payment_id:
-            transaction._post_process()
-        return transaction.payment_id
+        return transaction._mollie_settle()
 
     def _mollie_reverse(self):
         """The refund failed after the money left: it came back to Mollie."""

@@ -1,6 +1,7 @@
 # Copyright 2026 crm_mollie contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import models
+from odoo.tools import SQL
 
 from .. import utils
 
@@ -40,3 +41,24 @@ class PaymentTransaction(models.Model):
         )
         self.provider_reference = refund["id"]
         self._set_pending()
+
+    def _mollie_settle(self):
+        """Mark this transaction done and post-process it, once.
+
+        Payments and refunds of Odoo's own Mollie checkout have a transaction
+        whose post-processing creates the account.payment; booking through it
+        keeps one account.payment whoever gets there first (its webhook, its
+        return page or our processor). The row lock makes the others wait.
+
+        :return: The transaction's account.payment.
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL("SELECT id FROM payment_transaction WHERE id = %s FOR UPDATE", self.id)
+        )
+        self.invalidate_recordset()
+        if self.state != "done":
+            self._set_done()
+        if not self.payment_id:
+            self._post_process()
+        return self.payment_id

@@ -242,6 +242,21 @@ class ResCompany(models.Model):
         )
         return f"{self._mollie_get_webhook_base_url()}/crm_mollie/webhook?token={token}"
 
+    @api.model
+    def _mollie_companies_with_keys(self):
+        """Companies that have a Mollie key for their selected mode."""
+        return (
+            self.sudo()
+            .search(
+                [
+                    "|",
+                    ("mollie_test_api_key", "!=", False),
+                    ("mollie_live_api_key", "!=", False),
+                ]
+            )
+            .filtered(lambda c: c._mollie_get_api_key())
+        )
+
     def _mollie_get_journal(self):
         """The company's Mollie journal, created as a bank journal if missing."""
         self.ensure_one()
