@@ -2,6 +2,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from datetime import UTC, datetime
 
+from psycopg2.errors import UniqueViolation
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -182,7 +184,7 @@ class MolliePayment(models.Model):
                         {"company_id": company.id, "mollie_id": data["id"]}
                     )
                     self.env.flush_all()
-            except Exception:  # noqa: BLE001 - unique violation: someone else created it
+            except UniqueViolation:  # created meanwhile by a concurrent writer
                 record = self.search(domain, limit=1)
         self.env.cr.execute(
             SQL("SELECT id FROM mollie_payment WHERE id = %s FOR UPDATE", record.id)

@@ -1,5 +1,7 @@
 # Copyright 2026 crm_mollie contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from psycopg2.errors import UniqueViolation
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -68,7 +70,7 @@ class MollieChildMixin(models.AbstractModel):
                         }
                     )
                     self.env.flush_all()
-            except Exception:  # noqa: BLE001 - unique violation: someone else created it
+            except UniqueViolation:  # created meanwhile by a concurrent writer
                 record = self.search(domain, limit=1)
         self.env.cr.execute(
             SQL(

@@ -257,7 +257,7 @@ class TestSimulatorPayments(SimulatorCase):
             ({"currency": "EUR", "value": "10"}, "amount.value"),
             ({"currency": "EUR", "value": 10.0}, "amount.value"),
             ({"currency": "JPY", "value": "1000.00"}, "amount.value"),
-            ({"currency": "XXX", "value": "1.00"}, "amount.currency"),
+            ({"currency": "QQQ", "value": "1.00"}, "amount.currency"),
             (None, "amount"),
         ]
         for amount, field in cases:
