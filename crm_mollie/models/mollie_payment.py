@@ -34,6 +34,40 @@ def parse_mollie_datetime(value):
     return moment.replace(microsecond=0)
 
 
+def get_or_create_locked(model, vals):
+    """Return the record of ``model`` with ``vals``' company and Mollie id,
+    created once and locked until the transaction ends.
+
+    Concurrent creators meet on the (company, Mollie id) unique index; the
+    loser re-reads. The lock then keeps two writers from applying the same
+    Mollie object at once.
+
+    :param model: An empty recordset of the Mollie model.
+    :param dict vals: ``company_id``, ``mollie_id`` and other creation values.
+    """
+    domain = [
+        ("company_id", "=", vals["company_id"]),
+        ("mollie_id", "=", vals["mollie_id"]),
+    ]
+    record = model.search(domain, limit=1)
+    if not record:
+        try:
+            with model.env.cr.savepoint():
+                record = model.create(vals)
+                model.env.flush_all()
+        except UniqueViolation:  # created meanwhile by a concurrent writer
+            record = model.search(domain, limit=1)
+    model.env.cr.execute(
+        SQL(
+            "SELECT id FROM %s WHERE id = %s FOR UPDATE",
+            SQL.identifier(model._table),
+            record.id,
+        )
+    )
+    record.invalidate_recordset()
+    return record
+
+
 class MolliePayment(models.Model):
     """One Mollie payment, as Mollie last told us, and what Odoo did with it."""
 
@@ -169,28 +203,10 @@ class MolliePayment(models.Model):
 
     @api.model
     def _mollie_get_or_create(self, company, data):
-        """Return the locked record of a Mollie payment, creating it once.
-
-        Concurrent creators meet on the (company, Mollie id) unique index; the
-        loser re-reads. The row is then locked until the transaction ends, so
-        no two writers apply the same payment at once.
-        """
-        domain = [("company_id", "=", company.id), ("mollie_id", "=", data["id"])]
-        record = self.search(domain, limit=1)
-        if not record:
-            try:
-                with self.env.cr.savepoint():
-                    record = self.create(
-                        {"company_id": company.id, "mollie_id": data["id"]}
-                    )
-                    self.env.flush_all()
-            except UniqueViolation:  # created meanwhile by a concurrent writer
-                record = self.search(domain, limit=1)
-        self.env.cr.execute(
-            SQL("SELECT id FROM mollie_payment WHERE id = %s FOR UPDATE", record.id)
+        """Return the locked record of a Mollie payment, creating it once."""
+        return get_or_create_locked(
+            self, {"company_id": company.id, "mollie_id": data["id"]}
         )
-        record.invalidate_recordset()
-        return record
 
     def _mollie_apply(self, data, client):
         """Apply Mollie's view of this payment: fields, status, money effects.

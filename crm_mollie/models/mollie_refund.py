@@ -1,14 +1,12 @@
 # Copyright 2026 crm_mollie contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from psycopg2.errors import UniqueViolation
 
 from odoo import api, fields, models
-from odoo.tools import SQL
 
 from odoo.addons.payment.logging import get_payment_logger
 
 from .. import const, utils
-from .mollie_payment import parse_mollie_datetime
+from .mollie_payment import get_or_create_locked, parse_mollie_datetime
 
 _logger = get_payment_logger(__name__, const.SENSITIVE_KEYS)
 
@@ -54,33 +52,14 @@ class MollieChildMixin(models.AbstractModel):
     @api.model
     def _mollie_get_or_create(self, payment, item):
         """Return the locked record of a Mollie child object, created once."""
-        domain = [
-            ("company_id", "=", payment.company_id.id),
-            ("mollie_id", "=", item["id"]),
-        ]
-        record = self.search(domain, limit=1)
-        if not record:
-            try:
-                with self.env.cr.savepoint():
-                    record = self.create(
-                        {
-                            "company_id": payment.company_id.id,
-                            "mollie_id": item["id"],
-                            "payment_id": payment.id,
-                        }
-                    )
-                    self.env.flush_all()
-            except UniqueViolation:  # created meanwhile by a concurrent writer
-                record = self.search(domain, limit=1)
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM %s WHERE id = %s FOR UPDATE",
-                SQL.identifier(self._table),
-                record.id,
-            )
+        return get_or_create_locked(
+            self,
+            {
+                "company_id": payment.company_id.id,
+                "mollie_id": item["id"],
+                "payment_id": payment.id,
+            },
         )
-        record.invalidate_recordset()
-        return record
 
     @api.model
     def _mollie_money(self, item, key):
